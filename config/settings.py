@@ -1,4 +1,4 @@
-"""Typed settings of a rebuild, one model per area, loaded from TOML and the environment."""
+"""Typed settings of a rebuild, one model per area, from TOML and the environment."""
 
 from __future__ import annotations
 
@@ -135,10 +135,15 @@ class RunSettings(_Section):
         Path("../data/runs"),
         description="Folder of run reports and reject lists, relative to the config.",
     )
-    chunks_per_task: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
-        4096,
-        description="About how many chunks one embed-and-upsert task handles; "
+    task_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = Field(
+        1024 * 1024,
+        description="About how many bytes of input one embed-and-upsert task reads; "
         "larger keeps the model busy, smaller spreads work over more workers.",
+    )
+    encode_group: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        512,
+        description="Chunks handed to the model in one call; their points are "
+        "written while the next group is encoded.",
     )
     max_reject_ratio: Annotated[float, Field(ge=0, le=1)] = Field(
         0.05,

@@ -1,4 +1,4 @@
-"""The sentence-transformers embedder: model loading, device choice, guarded encoding."""
+"""The sentence-transformers embedder: loading, device choice, guarded encoding."""
 
 from __future__ import annotations
 

@@ -8,19 +8,24 @@
     │   ├── TransientStoreError   timeouts, resets, 5xx, 429: worth retrying
     │   └── ModelMismatchError    vectors of another model or size; never retried
     ├── ParityError               the old collection cannot be read or mapped
+    ├── ParityFailed              parity ran and failed; the alias was not moved
     └── RejectRateExceeded        too many inputs rejected; what was good is written
 
 Each error says what happened to which input and what to do next. ``transient``
-tells a caller whether the same call can succeed if tried again.
+tells a caller whether the same call can succeed if tried again. Errors raised by a
+run carry the run's summary in ``summary`` once one exists.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class RebuildError(Exception):
     """Base of every error raised on purpose by qdrant-rebuild."""
 
     transient = False
+    summary: dict[str, Any] | None = None
 
 
 class ConfigError(RebuildError):
@@ -60,6 +65,10 @@ class ModelMismatchError(StoreError):
 
 class ParityError(RebuildError):
     """The old collection cannot be reached, read or mapped."""
+
+
+class ParityFailed(RebuildError):
+    """Parity ran and at least one check failed, so the alias was not moved."""
 
 
 class RejectRateExceeded(RebuildError):

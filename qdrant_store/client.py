@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from qdrant_client import QdrantClient
 
@@ -14,12 +16,12 @@ from qdrant_store.faults import translate
 
 logger = logging.getLogger(__name__)
 
-_embedded: dict[Path, QdrantClient] = {}
+_embedded: dict[Path, Any] = {}
 _embedded_lock = threading.Lock()
 
 
 def api_key(settings: Settings) -> str | None:
-    """The API key from QDRANT_API_KEY, else from the configured Prefect Secret block."""
+    """The API key from QDRANT_API_KEY, else from the configured Prefect Secret."""
     if settings.secrets.qdrant_api_key is not None:
         return settings.secrets.qdrant_api_key.get_secret_value()
     block = settings.qdrant.api_key_secret_block
@@ -92,9 +94,36 @@ def _embedded_client(path: Path) -> QdrantClient:
             raise StoreError(
                 f"cannot open the embedded Qdrant at {path}: {exc}"
             ) from exc
-        _embedded[path] = client
+        serialized = _Serialized(client)
+        _embedded[path] = serialized
         logger.debug("opened the embedded Qdrant at %s", path)
-        return client
+        return serialized  # type: ignore[return-value]
+
+
+class _Serialized:
+    """The embedded client with one call at a time.
+
+    The embedded Qdrant keeps its points in plain Python structures and SQLite
+    without locks of its own, while a run calls it from several threads (the
+    upsert thread, concurrent tasks). A server needs no such guard.
+    """
+
+    def __init__(self, client: QdrantClient) -> None:
+        self._client = client
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+        return self._locked(attribute)
+
+    def _locked(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return call
 
 
 def close_embedded() -> None:

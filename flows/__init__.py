@@ -1,0 +1,1 @@
+"""Prefect flows: rebuild, backfill and parity."""

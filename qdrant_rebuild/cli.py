@@ -1,0 +1,258 @@
+"""The ``qdrant-rebuild`` command: rebuild, backfill, parity, search, export, import.
+
+The commands run the same Prefect flows a deployment runs, in this process and
+without a server (Prefect's ephemeral API) unless PREFECT_API_URL names one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from qdrant_rebuild import __version__
+from qdrant_rebuild.errors import RebuildError
+
+logger = logging.getLogger("qdrant_rebuild")
+
+_QUIET_ENVIRONMENT = {
+    "HF_HUB_OFFLINE": "1",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    for name, value in _QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        return int(args.handler(args))
+    except RebuildError as exc:
+        if exc.summary:
+            _print_summary(exc.summary)
+        print(f"error: {exc}", file=sys.stderr)
+        logger.debug("traceback", exc_info=True)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to continue", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qdrant-rebuild",
+        description="Rebuild a Qdrant vector store from its sources.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    rebuild = commands.add_parser(
+        "rebuild", help="build a fresh collection, check parity, move the alias"
+    )
+    _config_option(rebuild)
+    rebuild.add_argument(
+        "--source",
+        action="append",
+        dest="sources",
+        metavar="NAME",
+        help="read only this source (repeatable)",
+    )
+    rebuild.add_argument(
+        "--force-switch",
+        action="store_true",
+        help="move the alias even if parity fails",
+    )
+    rebuild.set_defaults(handler=_rebuild)
+
+    backfill = commands.add_parser(
+        "backfill", help="bring a selection of the sources up to date in place"
+    )
+    _config_option(backfill)
+    backfill.add_argument("--source", action="append", dest="sources", metavar="NAME")
+    backfill.add_argument("--since", metavar="DATE", help="modified on or after DATE")
+    backfill.add_argument("--ids", nargs="+", metavar="ID", help="these document ids")
+    backfill.add_argument(
+        "--paths", nargs="+", metavar="GLOB", help="paths relative to their source"
+    )
+    backfill.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete documents that vanished from the selected sources",
+    )
+    backfill.set_defaults(handler=_backfill)
+
+    parity = commands.add_parser(
+        "parity", help="compare a new collection with the old one"
+    )
+    _config_option(parity)
+    parity.add_argument("--old", help="old collection or alias (default: config)")
+    parity.add_argument("--new", help="new collection or alias (default: the alias)")
+    parity.set_defaults(handler=_parity)
+
+    search = commands.add_parser("search", help="print the top hits of a query")
+    _config_option(search)
+    search.add_argument("query")
+    search.add_argument("-k", "--limit", type=int, default=5)
+    search.add_argument("--collection", help="search this instead of the alias")
+    search.set_defaults(handler=_search)
+
+    export = commands.add_parser("export", help="write a collection to Parquet")
+    _config_option(export)
+    export.add_argument("collection")
+    export.add_argument("file")
+    export.set_defaults(handler=_export)
+
+    load = commands.add_parser("import", help="load a Parquet export as a collection")
+    _config_option(load)
+    load.add_argument("file")
+    load.add_argument("collection")
+    load.add_argument(
+        "--replace", action="store_true", help="replace a collection of that name"
+    )
+    load.set_defaults(handler=_import)
+    return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        default="default",
+        help="config profile (default, cortex) or path to a TOML file",
+    )
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from flows.rebuild import rebuild
+
+    summary = rebuild(
+        config=args.config, sources=args.sources, force_switch=args.force_switch
+    )
+    _print_summary(summary)
+    return 0
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from flows.backfill import backfill
+
+    summary = backfill(
+        config=args.config,
+        sources=args.sources,
+        since=args.since,
+        ids=args.ids,
+        paths=args.paths,
+        prune=args.prune,
+    )
+    _print_summary(summary)
+    return 0
+
+
+def _parity(args: argparse.Namespace) -> int:
+    from config import load_settings
+    from parity import run_parity
+    from qdrant_store import connect
+
+    settings = load_settings(args.config)
+    if args.old:
+        settings = settings.model_copy(
+            update={
+                "parity": settings.parity.model_copy(
+                    update={"old_collection": args.old}
+                )
+            }
+        )
+    report = run_parity(
+        settings,
+        new_collection=args.new or settings.collection.alias,
+        new_client=connect(settings),
+    )
+    paths = report.write(settings.run.output_dir / "parity")
+    print(report.to_markdown())
+    print(report.verdict_line())
+    print(f"report: {', '.join(str(p) for p in paths)}")
+    return 0 if report.passed else 1
+
+
+def _search(args: argparse.Namespace) -> int:
+    from config import load_settings
+    from embedders import load_embedder
+    from qdrant_store import connect, translate
+
+    settings = load_settings(args.config)
+    client = connect(settings)
+    embedder = load_embedder(settings.embedding)
+    vectors, _ = embedder.encode([args.query])
+    target = args.collection or settings.collection.alias
+    try:
+        hits = client.query_points(
+            target, query=vectors[0].tolist(), limit=args.limit, with_payload=True
+        ).points
+    except Exception as exc:
+        raise translate(exc) from exc
+    print(f"top {len(hits)} of {target} for {args.query!r}:")
+    for rank, hit in enumerate(hits, start=1):
+        print(_format_hit(rank, hit.score, hit.payload or {}))
+    return 0
+
+
+def _format_hit(rank: int, score: float, body: dict[str, Any]) -> str:
+    place = ""
+    if "heading_path" in body:
+        place = " > ".join(body["heading_path"])
+    elif "start_seconds" in body:
+        place = f"{body['start_seconds']:.0f}s-{body.get('end_seconds', 0):.0f}s"
+    excerpt = textwrap.shorten(" ".join(str(body.get("text", "")).split()), 200)
+    return (
+        f"{rank}. [{score:.3f}] {body.get('source')}/{body.get('document_id')}\n"
+        f"   {body.get('title', '')}" + (f" — {place}" if place else "") + "\n"
+        f"   {body.get('url') or ''}\n"
+        f"   {excerpt}"
+    )
+
+
+def _export(args: argparse.Namespace) -> int:
+    from parity.parquet import export_collection
+
+    from config import load_settings
+    from qdrant_store import connect
+
+    settings = load_settings(args.config)
+    written = export_collection(connect(settings), args.collection, args.file)
+    print(f"exported {written} points of {args.collection} to {args.file}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from parity.parquet import import_collection
+
+    from config import load_settings
+    from qdrant_store import connect
+
+    settings = load_settings(args.config)
+    loaded = import_collection(
+        connect(settings), args.file, args.collection, replace=args.replace
+    )
+    print(f"imported {loaded} points from {args.file} into {args.collection}")
+    return 0
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from pipeline.report import summary_lines
+
+    print("\n".join(summary_lines(summary)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
