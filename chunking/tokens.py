@@ -37,16 +37,15 @@ class TokenChunker:
     """
 
     def __init__(self, tokenizer: Any, max_tokens: int, overlap: int) -> None:
-        self.tokenizer = tokenizer
-        special = len(tokenizer("", add_special_tokens=True)["input_ids"])
-        self.budget = max_tokens - special
+        self.tokens = _Tokenizer(tokenizer)
+        self.budget = max_tokens - self.tokens.special
         self.overlap = overlap
         if self.budget < 8:
             raise ValueError(f"max_tokens={max_tokens} leaves no room for text")
 
     def count(self, text: str) -> int:
         """Tokens of ``text`` without special tokens."""
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return self.tokens.counts([text])[0]
 
     def chunk(self, document: Document) -> list[Chunk]:
         if document.kind == "transcript":
@@ -141,10 +140,7 @@ class TokenChunker:
         budget = self.budget - (self.count(lead) + 1 if lead else 0)
         if budget < 8:
             lead, budget = "", self.budget
-        encoding = self.tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=True
-        )
-        offsets: list[tuple[int, int]] = encoding["offset_mapping"]
+        offsets = self.tokens.offsets(text)
         starts = [i for i in range(len(offsets)) if _starts_word(text, offsets, i)]
         begin = 0
         while begin < len(offsets):
@@ -165,13 +161,51 @@ class TokenChunker:
             begin = _word_start_at_or_after(starts, begin, end)
 
     def _counts(self, texts: list[str]) -> list[int]:
-        if not texts:
-            return []
-        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        return [len(row) for row in ids]
+        return self.tokens.counts(texts) if texts else []
 
 
 _Piece = tuple[str, int, float | None, float | None, tuple[str, ...]]
+
+
+class _Tokenizer:
+    """Token counts and offsets from a Hugging Face tokenizer.
+
+    A fast tokenizer's Rust backend is used directly when there is one: it is
+    about twice as quick as the Python wrapper, and it does not warn about texts
+    longer than the model takes, which are exactly what a chunker measures.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is not None:
+            from tokenizers import Tokenizer
+
+            # A copy, so that switching truncation off leaves the model's own alone.
+            backend = Tokenizer.from_str(backend.to_str())
+            backend.no_truncation()
+            backend.no_padding()
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.special = len(self._ids("", special=True))
+
+    def counts(self, texts: list[str]) -> list[int]:
+        if self.backend is not None:
+            encodings = self.backend.encode_batch(texts, add_special_tokens=False)
+            return [len(e.ids) for e in encodings]
+        return [len(self._ids(text)) for text in texts]
+
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        if self.backend is not None:
+            return list(self.backend.encode(text, add_special_tokens=False).offsets)
+        encoding = self.tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True
+        )
+        return list(encoding["offset_mapping"])
+
+    def _ids(self, text: str, special: bool = False) -> list[int]:
+        if self.backend is not None:
+            return list(self.backend.encode(text, add_special_tokens=special).ids)
+        return list(self.tokenizer(text, add_special_tokens=special)["input_ids"])
 
 
 def _with_heading(section: Segment) -> str:
