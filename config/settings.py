@@ -13,6 +13,8 @@ from qdrant_rebuild.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent
 ENV_PREFIX = "QDRANT_REBUILD_"
+# qdrant.path of an embedded Qdrant that lives in memory and dies with the process.
+MEMORY = ":memory:"
 
 # Short environment names for the settings people change most; everything else is
 # reachable as QDRANT_REBUILD_<SECTION>__<FIELD>, e.g. QDRANT_REBUILD_EMBEDDING__DEVICE.
@@ -37,7 +39,8 @@ class QdrantSettings(_Section):
     )
     path: Path = Field(
         Path("../data/qdrant"),
-        description="Folder of the embedded Qdrant, relative to the config file.",
+        description="Folder of the embedded Qdrant, relative to the config file; "
+        "':memory:' keeps it in memory for the life of the process.",
     )
     timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
         60.0, description="Timeout of one request to a Qdrant server."
@@ -347,7 +350,9 @@ def _apply_environment(raw: dict[str, Any], environ: dict[str, str]) -> None:
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
     def absolute(path: Path) -> Path:
-        return path if path.is_absolute() else (base / path).resolve()
+        if path.is_absolute() or str(path) == MEMORY:
+            return path
+        return (base / path).resolve()
 
     return settings.model_copy(
         update={

@@ -11,6 +11,7 @@ from typing import Any
 from qdrant_client import QdrantClient
 
 from config import QdrantSettings, Settings
+from config.settings import MEMORY
 from qdrant_rebuild.errors import ConfigError, StoreError
 from qdrant_store.faults import translate
 
@@ -75,14 +76,18 @@ def connect_to(qdrant: QdrantSettings, key: str | None = None) -> QdrantClient:
 
 
 def _embedded_client(path: Path) -> QdrantClient:
-    path = path.resolve()
+    in_memory = str(path) == MEMORY
+    path = path if in_memory else path.resolve()
     with _embedded_lock:
         client = _embedded.get(path)
         if client is not None:
             return client
         try:
-            path.mkdir(parents=True, exist_ok=True)
-            client = QdrantClient(path=str(path))
+            if in_memory:
+                client = QdrantClient(location=MEMORY)
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                client = QdrantClient(path=str(path))
         except RuntimeError as exc:
             # qdrant-client raises RuntimeError when another process holds the folder.
             raise StoreError(
