@@ -19,6 +19,11 @@ from qdrant_rebuild.errors import RebuildError
 
 logger = logging.getLogger("qdrant_rebuild")
 
+_OWN_PACKAGES = (
+    "qdrant_rebuild", "config", "sources", "chunking", "embedders",
+    "qdrant_store", "pipeline", "parity", "flows",
+)  # fmt: skip
+
 _QUIET_ENVIRONMENT = {
     "HF_HUB_OFFLINE": "1",
     "DO_NOT_TRACK": "1",
@@ -32,10 +37,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault(name, value)
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    if args.verbose:
+        # Debug lines of this project only; the libraries' own are far too many.
+        for name in _OWN_PACKAGES:
+            logging.getLogger(name).setLevel(logging.DEBUG)
     try:
         return int(args.handler(args))
     except RebuildError as exc:
@@ -223,9 +232,8 @@ def _format_hit(rank: int, score: float, body: dict[str, Any]) -> str:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from parity.parquet import export_collection
-
     from config import load_settings
+    from parity.parquet import export_collection
     from qdrant_store import connect
 
     settings = load_settings(args.config)
@@ -235,9 +243,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from parity.parquet import import_collection
-
     from config import load_settings
+    from parity.parquet import import_collection
     from qdrant_store import connect
 
     settings = load_settings(args.config)

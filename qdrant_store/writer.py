@@ -223,6 +223,7 @@ class UpsertWriter:
                 self.sleep(delay)
                 continue
             self.result.written += len(batch)
+            logger.debug("upserted %d points into %s", len(batch), self.collection)
             if self.on_written is not None:
                 self.on_written(len(batch))
             return
