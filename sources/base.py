@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ class Document:
     ``metadata`` must be JSON-safe: it goes into every point's payload.
     ``warnings`` are things a reader recovered from (a wrong charset, bad front
     matter); they are logged and reported, and the document is still indexed.
+    ``content_hash`` covers everything that ends up in a point: the text, each
+    segment's place (a renamed heading changes the chunk text), the title, the url
+    and the metadata; not the document id, so equal files at two paths hash equal.
     """
 
     source: str
@@ -70,7 +74,7 @@ class Document:
             if s.text.strip()
         ]
         if not self.content_hash:
-            self.content_hash = content_hash(self.text)
+            self.content_hash = content_hash(self._canonical())
 
     @property
     def text(self) -> str:
@@ -79,6 +83,19 @@ class Document:
     @property
     def empty(self) -> bool:
         return not self.segments
+
+    def _canonical(self) -> str:
+        # Raises TypeError for metadata that is not JSON-safe: a reader's bug,
+        # better caught here than when the payload is sent.
+        content = {
+            "title": self.title,
+            "url": self.url,
+            "metadata": self.metadata,
+            "segments": [
+                [s.text, s.start, s.end, list(s.heading_path)] for s in self.segments
+            ],
+        }
+        return json.dumps(content, ensure_ascii=False, sort_keys=True)
 
 
 class Source(Protocol):

@@ -30,7 +30,9 @@ def test_cortex_profile_names_both_cluster_servers() -> None:
     settings = load_settings("cortex", environ={})
 
     assert settings.qdrant.url == "http://qdrant.cortex-ai-infra.svc.cluster.local:6333"
-    assert settings.parity.old_url == "http://qdrant.cortex-school.svc.cluster.local:6333"
+    assert (
+        settings.parity.old_url == "http://qdrant.cortex-school.svc.cluster.local:6333"
+    )
 
 
 def test_relative_paths_are_taken_from_the_config_files_folder(tmp_path: Path) -> None:
