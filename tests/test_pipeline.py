@@ -163,6 +163,7 @@ def test_a_rebuild_cut_short_is_continued_and_ends_identical_to_a_clean_one(
 ) -> None:
     from flows.rebuild import rebuild
 
+    monkeypatch.setenv("QDRANT_REBUILD_UPSERT__BATCH_POINTS", "8")
     clean_root = make_corpus(tmp_path / "clean")
     clean = rebuild(config=str(write_config(clean_root)))
     clean_points = points_of(open_store(clean_root), clean["collection"])
@@ -230,7 +231,7 @@ def test_transient_faults_at_ten_percent_still_end_with_exact_counts(
         return flaky[0]
 
     monkeypatch.setattr(runtime_module, "connect", connect)
-    monkeypatch.setenv("QDRANT_REBUILD_UPSERT__BATCH_POINTS", "8")
+    monkeypatch.setenv("QDRANT_REBUILD_UPSERT__BATCH_POINTS", "2")
     monkeypatch.setenv("QDRANT_REBUILD_UPSERT__BACKOFF_SECONDS", "0")
 
     summary = rebuild(config=str(config))
