@@ -78,7 +78,10 @@ def rebuild(
             dimension=rt.embedder.info.dimension,
             distance=settings.collection.distance,
             provenance=rt.provenance,
-            payload_indexes=settings.collection.payload_indexes,
+            # The embedded Qdrant has no payload indexes (it scans); only a server.
+            payload_indexes=(
+                () if settings.qdrant.embedded else settings.collection.payload_indexes
+            ),
             on_disk_vectors=settings.collection.on_disk_vectors,
         )
     else:
