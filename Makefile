@@ -41,6 +41,7 @@ lint: install  ## ruff, the formatter check and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 bench: install  ## Time the pipeline against the bare model on the whole demo corpus
 	PREFECT_HOME=$$(mktemp -d) $(BIN)/python bench/pipeline_vs_encode.py

@@ -46,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in _OWN_PACKAGES:
             logging.getLogger(name).setLevel(logging.DEBUG)
     try:
+        # A config mistake gets its one line here, before Prefect or the model start.
+        from config import load_settings
+
+        load_settings(args.config)
         return int(args.handler(args))
     except RebuildError as exc:
         if exc.summary:
@@ -56,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; run the same command again to continue", file=sys.stderr)
         return 130
+    finally:
+        from qdrant_store import close_embedded
+
+        close_embedded()
 
 
 def _parser() -> argparse.ArgumentParser:
