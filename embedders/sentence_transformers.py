@@ -118,7 +118,7 @@ class Embedder:
         self.info = ModelInfo(
             name=settings.model,
             dimension=int(dimension),
-            max_seq_length=int(self.model.max_seq_length),
+            max_seq_length=int(self.model.max_seq_length or 0),
             normalized=True,
             revision=revision,
         )

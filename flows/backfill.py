@@ -27,7 +27,7 @@ from qdrant_store import collections
 @flow(
     name="backfill",
     flow_run_name=run_name("backfill"),
-    task_runner=ThreadPoolTaskRunner(max_workers=2),
+    task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
     persist_result=False,
     validate_parameters=True,
 )
@@ -86,9 +86,9 @@ def backfill_into_alias(
     )
     try:
         if prune:
-            points, documents = _prune(rt, collection, selection, refs)
+            points, pruned = _prune(rt, collection, selection, refs)
             summary.result.points_deleted += points
-            summary.result.pruned += documents
+            summary.result.pruned += pruned
         if summary.result.failed:
             summary.status = "failed"
             documents = {d for f in summary.result.failed for d in f["documents"]}

@@ -31,7 +31,7 @@ from qdrant_store import collections
 @flow(
     name="rebuild",
     flow_run_name=run_name("rebuild"),
-    task_runner=ThreadPoolTaskRunner(max_workers=2),
+    task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
     persist_result=False,
     validate_parameters=True,
 )
@@ -160,9 +160,8 @@ def _gate(
     rt = runtime(config)
     if not rt.settings.parity.old_collection:
         return
-    from parity.publish import publish_report
-
     from parity import run_parity
+    from parity.publish import publish_report
 
     report = run_parity(rt.settings, new_collection=collection, new_client=rt.client)
     report.write(rt.settings.run.output_dir / collection / "parity")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -263,29 +264,38 @@ def read_states(
     client: QdrantClient, collection: str, refs: list[DocumentRef]
 ) -> dict[tuple[str, str], DocumentState]:
     """The stored state of each document in ``refs``, read from point payloads."""
+    states: dict[tuple[str, str], DocumentState] = {}
+    for source, flt in _document_filters(refs):
+        for point in scroll(client, collection, flt, STATE_FIELDS):
+            body = point.payload or {}
+            key = (source, str(body.get("document_id")))
+            _absorb(states.setdefault(key, DocumentState()), body)
+    return states
+
+
+def _document_filters(
+    refs: list[DocumentRef],
+) -> Iterator[tuple[str, models.Filter]]:
+    """Filters that together match the points of ``refs``, a few hundred ids each."""
     by_source: dict[str, list[str]] = defaultdict(list)
     for ref in refs:
         by_source[ref.source].append(ref.document_id)
-    states: dict[tuple[str, str], DocumentState] = {}
     for source, ids in by_source.items():
         for begin in range(0, len(ids), _FILTER_IDS):
-            flt = models.Filter(
-                must=[
-                    models.FieldCondition(
-                        key="source", match=models.MatchValue(value=source)
-                    ),
-                    models.FieldCondition(
-                        key="document_id",
-                        match=models.MatchAny(any=ids[begin : begin + _FILTER_IDS]),
-                    ),
-                ]
+            yield (
+                source,
+                models.Filter(
+                    must=[
+                        models.FieldCondition(
+                            key="source", match=models.MatchValue(value=source)
+                        ),
+                        models.FieldCondition(
+                            key="document_id",
+                            match=models.MatchAny(any=ids[begin : begin + _FILTER_IDS]),
+                        ),
+                    ]
+                ),
             )
-            for point in scroll(client, collection, flt, STATE_FIELDS):
-                body = point.payload or {}
-                key = (source, str(body.get("document_id")))
-                state = states.setdefault(key, DocumentState())
-                _absorb(state, body)
-    return states
 
 
 def _absorb(state: DocumentState, body: dict[str, Any]) -> None:
@@ -357,27 +367,7 @@ def verify_unit(
     client: QdrantClient, collection: str, refs: list[DocumentRef], expected: int
 ) -> None:
     """Compare the exact point count of these documents with what was written."""
-    by_source: dict[str, list[str]] = defaultdict(list)
-    for ref in refs:
-        by_source[ref.source].append(ref.document_id)
-    actual = 0
-    for source, ids in by_source.items():
-        for begin in range(0, len(ids), _FILTER_IDS):
-            actual += count(
-                client,
-                collection,
-                models.Filter(
-                    must=[
-                        models.FieldCondition(
-                            key="source", match=models.MatchValue(value=source)
-                        ),
-                        models.FieldCondition(
-                            key="document_id",
-                            match=models.MatchAny(any=ids[begin : begin + _FILTER_IDS]),
-                        ),
-                    ]
-                ),
-            )
+    actual = sum(count(client, collection, flt) for _, flt in _document_filters(refs))
     if actual != expected:
         raise StoreError(
             f"collection {collection} holds {actual} points for {len(refs)} documents "

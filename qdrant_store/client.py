@@ -31,7 +31,7 @@ def api_key(settings: Settings) -> str | None:
     try:
         from prefect.blocks.system import Secret
 
-        value = Secret.load(block).get()
+        value = Secret.load(block).get()  # type: ignore[union-attr]
     except (ValueError, RuntimeError, OSError) as exc:
         logger.warning(
             "no QDRANT_API_KEY in the environment and Prefect Secret block %r "
