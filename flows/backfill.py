@@ -8,6 +8,7 @@ only when ``prune`` is asked for, never because a file could not be read.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -67,6 +68,7 @@ def backfill_into_alias(
     # Settings, Qdrant and the model first; then refuse another model's collection.
     rt = runtime(config)
     settings = rt.settings
+    check_output_dir(settings.run.output_dir)
     alias = settings.collection.alias
     collection = collections.resolve(rt.client, alias)
     if collection is None:
@@ -86,7 +88,7 @@ def backfill_into_alias(
     )
     try:
         if prune:
-            points, pruned = _prune(rt, collection, selection, refs)
+            points, pruned = prune_vanished(rt, collection, selection, refs)
             summary.result.points_deleted += points
             summary.result.pruned += pruned
         if summary.result.failed:
@@ -119,7 +121,21 @@ def backfill_into_alias(
     return summary.as_dict()
 
 
-def _prune(
+def check_output_dir(folder: Path) -> None:
+    """Fail before any write when the run's reports could not be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-check"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"run.output_dir {folder} is not a writable folder ({exc.strerror}); "
+            "point it somewhere writable"
+        ) from exc
+
+
+def prune_vanished(
     rt: Any, collection: str, selection: Selection, refs: list[Any]
 ) -> tuple[int, int]:
     """Delete the points of documents the selected sources no longer have."""

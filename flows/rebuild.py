@@ -14,12 +14,13 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.backfill import backfill_into_alias
+from flows.backfill import backfill_into_alias, check_output_dir, prune_vanished
 from flows.loading import load_documents, run_name
 from pipeline.plan import Selection, scan
 from pipeline.report import RunSummary
 from pipeline.runtime import runtime
 from qdrant_rebuild.errors import (
+    ConfigError,
     ParityFailed,
     RebuildError,
     RejectRateExceeded,
@@ -59,6 +60,13 @@ def rebuild(
     rt = runtime(config)
     settings = rt.settings
     selection = Selection.parse(sources)
+    check_output_dir(settings.run.output_dir)
+    alias = settings.collection.alias
+    if alias in collections.collection_names(rt.client):
+        raise ConfigError(
+            f"collection.alias {alias!r} is the name of a collection, not an alias, "
+            "so it could never be switched; choose another alias"
+        )
     refs = scan(settings, selection)
     log.info(
         "found %d documents in %d sources",
@@ -67,7 +75,6 @@ def rebuild(
     )
 
     # A collection of ours left half-built by a run like this one is continued.
-    alias = settings.collection.alias
     collection = collections.find_unfinished(rt.client, alias, rt.fingerprint)
     resumed = collection is not None
     if collection is None:
@@ -95,6 +102,11 @@ def rebuild(
     summary.seconds = time.monotonic() - started
 
     try:
+        if resumed:
+            # Documents gone from the sources since the run that died.
+            points, pruned = prune_vanished(rt, collection, selection, refs)
+            summary.result.points_deleted += points
+            summary.result.pruned += pruned
         _check_load(rt.client, collection, summary, settings.run.max_reject_ratio)
         collections.mark_complete(
             rt.client,
@@ -105,6 +117,7 @@ def rebuild(
             },
         )
         _gate(config, collection, summary, force_switch)
+        _check_complete(settings, selection, summary, force_switch)
         summary.previous_target = collections.switch_alias(rt.client, alias, collection)
         summary.alias_switched = True
         summary.status = "completed"
@@ -151,6 +164,29 @@ def _check_load(
             f"in {collection}, the alias was not moved; see rejects.jsonl"
         )
         raise RejectRateExceeded(summary.message)
+
+
+def _check_complete(
+    settings: Any, selection: Selection, summary: RunSummary, force_switch: bool
+) -> None:
+    """An empty build or one of only some sources never takes the alias by itself."""
+    if summary.result.points_expected == 0:
+        summary.status = "refused"
+        summary.message = (
+            f"no points were written (documents read: {summary.result.documents}); "
+            "check the source folders; the alias stays where it was"
+        )
+        raise ConfigError(summary.message)
+    chosen = {s.name for s in settings.select_sources(list(selection.sources))}
+    missing = sorted({s.name for s in settings.sources} - chosen)
+    if missing and not force_switch:
+        summary.status = "refused"
+        summary.message = (
+            f"this rebuild read only some sources (not {', '.join(missing)}), so "
+            f"{summary.collection} is kept but the alias stays where it was; "
+            "--force-switch overrides"
+        )
+        raise ConfigError(summary.message)
 
 
 def _gate(

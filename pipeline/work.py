@@ -114,6 +114,19 @@ def process_unit(
     progress = progress_module.current()
     sources = {s.name: open_source(s) for s in settings.sources}
 
+    # A name that is not UTF-8 cannot be an id or a payload: reject it here.
+    named = []
+    for ref in refs:
+        try:
+            _check_name(ref)
+        except SourceError as exc:
+            logger.warning("rejected %s: %s", exc.path, exc.reason)
+            result.rejected.append({"path": exc.path, "reason": exc.reason})
+            result.documents += 1
+            continue
+        named.append(ref)
+    refs = named
+
     # What the collection already holds of these documents.
     states = {} if fresh else read_states(client, collection, refs)
 
@@ -197,6 +210,18 @@ def _load(source: Source, ref: DocumentRef, result: UnitResult) -> Document | No
         logger.info("%s: %s", ref.paths[0], warning)
         result.warnings.append({"path": ref.paths[0], "warning": warning})
     return document
+
+
+def _check_name(ref: DocumentRef) -> None:
+    """A file name that is not UTF-8 cannot become an id or a JSON payload."""
+    try:
+        ref.document_id.encode("utf-8")
+    except UnicodeEncodeError:
+        path = ref.paths[0] if ref.paths else ref.document_id
+        raise SourceError(
+            path.encode("utf-8", "backslashreplace").decode("utf-8"),
+            "the file name is not valid UTF-8; rename the file",
+        ) from None
 
 
 def _embed_and_write(

@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A config mistake gets its one line here, before Prefect or the model start.
         from config import load_settings
 
-        load_settings(args.config)
+        settings = load_settings(args.config)
+        settings.select_sources(getattr(args, "sources", None))
         return int(args.handler(args))
     except RebuildError as exc:
         if exc.summary:
