@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qdrant_rebuild import __version__
-from qdrant_rebuild.errors import RebuildError
+from qdrant_rebuild.errors import RebuildError, StoreError
 
 logger = logging.getLogger("qdrant_rebuild")
 
@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="print the top hits of a query")
     _config_option(search)
     search.add_argument("query")
-    search.add_argument("-k", "--limit", type=int, default=5)
+    search.add_argument("-k", "--limit", type=_positive, default=5)
     search.add_argument("--collection", help="search this instead of the alias")
     search.set_defaults(handler=_search)
 
@@ -141,6 +141,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     load.set_defaults(handler=_import)
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return number
+
+
+def _existing(client: Any, name: str) -> str:
+    """``name`` if it is a collection or an alias here; otherwise a clear error."""
+    from qdrant_store import collections
+
+    if collections.resolve(client, name) is None:
+        known = sorted(collections.collection_names(client))
+        known += sorted(collections.aliases(client))
+        raise StoreError(
+            f"no collection or alias named {name!r} in this Qdrant "
+            f"(it has: {', '.join(known) or 'nothing yet'}); "
+            "run `qdrant-rebuild rebuild` first or name another"
+        )
+    return name
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
@@ -210,9 +235,9 @@ def _search(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     client = connect(settings)
+    target = _existing(client, args.collection or settings.collection.alias)
     embedder = load_embedder(settings.embedding)
     vectors, _ = embedder.encode([args.query])
-    target = args.collection or settings.collection.alias
     try:
         hits = client.query_points(
             target, query=vectors[0].tolist(), limit=args.limit, with_payload=True
@@ -246,7 +271,8 @@ def _export(args: argparse.Namespace) -> int:
     from qdrant_store import connect
 
     settings = load_settings(args.config)
-    written = export_collection(connect(settings), args.collection, args.file)
+    client = connect(settings)
+    written = export_collection(client, _existing(client, args.collection), args.file)
     print(f"exported {written} points of {args.collection} to {args.file}")
     return 0
 

@@ -1,0 +1,84 @@
+"""The command line's answers to mistakes: one line on stderr, a non-zero exit, and
+nothing slow (the model, Prefect) started first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import embedders
+from qdrant_rebuild.cli import main
+from qdrant_store import close_embedded
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    (tmp_path / "docs").mkdir()
+    path = tmp_path / "run.toml"
+    path.write_text(
+        '[qdrant]\npath = "store"\n\n[collection]\nalias = "kb"\n\n'
+        '[[sources]]\nname = "docs"\nkind = "documents"\npath = "docs"\n'
+    )
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded before the mistake was found")
+
+    monkeypatch.setattr(embedders, "load_embedder", refuse)
+    yield
+    close_embedded()
+
+
+def test_search_of_a_collection_that_does_not_exist_names_it(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["search", "--config", str(config), "anything"])
+
+    assert code == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: no collection or alias named 'kb'")
+    assert "qdrant-rebuild rebuild" in error
+
+
+def test_export_of_a_collection_that_does_not_exist_writes_no_file(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "out.parquet"
+
+    code = main(["export", "--config", str(config), "missing", str(target)])
+
+    assert code == 1
+    assert "no collection or alias named 'missing'" in capsys.readouterr().err
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("limit", ["0", "-3", "five"])
+def test_search_wants_a_positive_number_of_hits(
+    config: Path, limit: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["search", "--config", str(config), "-k", limit, "anything"])
+
+    assert stopped.value.code == 2
+    assert f"{limit!r} is not a whole number above 0" in capsys.readouterr().err
+
+
+def test_an_unknown_source_stops_the_rebuild_before_prefect_starts(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qdrant_rebuild import cli
+
+    def refuse(args: object) -> int:
+        raise AssertionError("the rebuild started before its config was checked")
+
+    monkeypatch.setattr(cli, "_rebuild", refuse)
+
+    code = main(["rebuild", "--config", str(config), "--source", "nope"])
+
+    assert code == 1
+    assert "nope" in capsys.readouterr().err
