@@ -7,15 +7,18 @@ upserts inside itself, batch by batch, and returns counts.
 
 from __future__ import annotations
 
+import concurrent.futures
 from datetime import UTC, datetime
 from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
 from config import load_settings
 from pipeline import progress as progress_module
+from pipeline import stopping
 from pipeline.plan import work_units
 from pipeline.progress import Progress
 from pipeline.runtime import runtime
@@ -78,17 +81,36 @@ def load_documents(
     )
     progress_module.set_current(progress)
     total = UnitResult()
+    stopping.reset()
     try:
         futures = [
             embed_and_upsert.submit(config, collection, unit, fresh, number)
             for number, unit in enumerate(units, start=1)
         ]
         for future in futures:
-            total.merge(future.result())
+            total.merge(_result(future))
+    except BaseException:
+        # Ctrl-C, a cancelled run or a failed unit: the units still running end
+        # before their next group instead of finishing their whole unit.
+        stopping.request()
+        raise
     finally:
         progress.close()
         progress_module.set_current(None)
     return total
+
+
+def _result(future: PrefectFuture[UnitResult]) -> UnitResult:
+    """The unit's result, waiting in short steps.
+
+    A wait without a timeout holds off Ctrl-C until the unit ends; short waits let
+    the main thread see the signal within a second.
+    """
+    wrapped = getattr(future, "wrapped_future", None)
+    if isinstance(wrapped, concurrent.futures.Future):
+        while not wrapped.done():
+            concurrent.futures.wait([wrapped], timeout=1.0)
+    return future.result()
 
 
 def run_name(kind: str) -> Any:

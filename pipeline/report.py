@@ -66,7 +66,7 @@ class RunSummary:
         }
 
     def write(self, output_dir: Path) -> Path:
-        """Write summary.json and rejects.jsonl into the run's own folder."""
+        """Write ``<kind>-summary.json`` and rejects.jsonl into the run's own folder."""
         folder = output_dir / _safe(self.collection)
         folder.mkdir(parents=True, exist_ok=True)
         with (folder / "rejects.jsonl").open("w", encoding="utf-8") as out:

@@ -23,6 +23,7 @@ from chunking import Chunk, TokenChunker
 from config import Settings
 from embedders import Embedder
 from pipeline import progress as progress_module
+from pipeline import stopping
 from qdrant_rebuild.errors import SourceError, StoreError
 from qdrant_store import STATE_FIELDS, UpsertWriter, payload, point_id, translate
 from qdrant_store.collections import count
@@ -247,6 +248,7 @@ def _embed_and_write(
     group = settings.run.encode_group
     try:
         for begin in range(0, len(items), group):
+            stopping.check()
             part = items[begin : begin + group]
             started = time.perf_counter()
             vectors, bad_rows = embedder.encode([chunk.text for _, chunk, _ in part])

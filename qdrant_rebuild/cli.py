@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 from qdrant_rebuild import __version__
-from qdrant_rebuild.errors import RebuildError, StoreError
+from qdrant_rebuild.errors import RebuildError, RunStopped, StoreError
 
 logger = logging.getLogger("qdrant_rebuild")
 
@@ -41,30 +42,79 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    # One line per HTTP request to Prefect's API drowns the run's own lines.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.verbose:
         # Debug lines of this project only; the libraries' own are far too many.
         for name in _OWN_PACKAGES:
             logging.getLogger(name).setLevel(logging.DEBUG)
+    interrupt_handler = signal.getsignal(signal.SIGINT)
     try:
         # A config mistake gets its one line here, before Prefect or the model start.
         from config import load_settings
 
         settings = load_settings(args.config)
         settings.select_sources(getattr(args, "sources", None))
+        if args.handler in (_rebuild, _backfill):
+            _start_prefect_api()
+        signal.signal(signal.SIGINT, _Interrupts())
         return int(args.handler(args))
+    except (KeyboardInterrupt, RunStopped):
+        print("stopped; run the same command again to continue", file=sys.stderr)
+        return 130
     except RebuildError as exc:
         if exc.summary:
             _print_summary(exc.summary)
         print(f"error: {exc}", file=sys.stderr)
         logger.debug("traceback", exc_info=True)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to continue", file=sys.stderr)
-        return 130
     finally:
+        signal.signal(signal.SIGINT, interrupt_handler)
         from qdrant_store import close_embedded
 
         close_embedded()
+
+
+def _start_prefect_api() -> None:
+    """Start Prefect's temporary API now, when no server is configured, with SIGINT
+    blocked in the process that serves it.
+
+    The terminal sends Ctrl-C to every process of the job. Left to start on first
+    use, the temporary API would die with it, and the stopping run would wait on
+    retries to a server that is gone. Blocked there, the signal reaches only this
+    process; Prefect stops its server with SIGTERM at exit, as always.
+    """
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        SubprocessASGIServer().start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+class _Interrupts:
+    """SIGINT handler: the first Ctrl-C stops the run after the chunks being
+    embedded; the second stops the process at once, which is as safe as a crash
+    (the next run resumes)."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.seen += 1
+        if self.seen > 1:
+            print("\nstopped at once; run the same command again", file=sys.stderr)
+            os._exit(130)
+        print(
+            "\nstopping after the chunks being embedded (Ctrl-C again: at once)",
+            file=sys.stderr,
+        )
+        raise KeyboardInterrupt
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,7 +9,8 @@
     │   └── ModelMismatchError    vectors of another model or size; never retried
     ├── ParityError               the old collection cannot be read or mapped
     ├── ParityFailed              parity ran and failed; the alias was not moved
-    └── RejectRateExceeded        too many inputs rejected; what was good is written
+    ├── RejectRateExceeded        too many inputs rejected; what was good is written
+    └── RunStopped                Ctrl-C or a cancelled run; what was written stays
 
 Each error says what happened to which input and what to do next. ``transient``
 tells a caller whether the same call can succeed if tried again. Errors raised by a
@@ -73,3 +74,7 @@ class ParityFailed(RebuildError):
 
 class RejectRateExceeded(RebuildError):
     """More inputs were rejected than the configured threshold allows."""
+
+
+class RunStopped(RebuildError):
+    """The run was asked to stop; the next run with the same command continues."""

@@ -63,17 +63,29 @@ def _corpus(root: Path) -> Path:
     return root / "run.toml"
 
 
-def _environment() -> dict[str, str]:
+def _environment(prefect_home: Path | None = None) -> dict[str, str]:
+    """The CLI's environment: the tests' Prefect API, or with ``prefect_home`` none,
+    so the CLI starts Prefect's temporary API itself, as it does for a user."""
     from prefect.settings import get_current_settings
 
     env = dict(os.environ)
-    env["PREFECT_API_URL"] = str(get_current_settings().api.url)
     env["PYTHONPATH"] = str(REPO)
+    if prefect_home is None:
+        env["PREFECT_API_URL"] = str(get_current_settings().api.url)
+    else:
+        env.pop("PREFECT_API_URL", None)
+        env["PREFECT_HOME"] = str(prefect_home)
     return env
 
 
-def _run(config: Path, kill_after: tuple[str, int] | None = None) -> tuple[int, str]:
-    """Run the CLI; with ``kill_after=(pattern, n)``, SIGKILL it at the n-th match."""
+def _run(
+    config: Path,
+    kill_after: tuple[str, int] | None = None,
+    signum: signal.Signals = signal.SIGKILL,
+    env: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    """Run the CLI; with ``kill_after=(pattern, n)``, send ``signum`` to its process
+    group at the n-th match, as a terminal's Ctrl-C or a node's end would."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -85,7 +97,7 @@ def _run(config: Path, kill_after: tuple[str, int] | None = None) -> tuple[int, 
             str(config),
         ],
         cwd=config.parent,
-        env=_environment(),
+        env=env or _environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -102,12 +114,17 @@ def _run(config: Path, kill_after: tuple[str, int] | None = None) -> tuple[int, 
             if kill_after and re.search(kill_after[0], line):
                 seen += 1
                 if seen == kill_after[1]:
-                    os.killpg(process.pid, signal.SIGKILL)
+                    os.killpg(process.pid, signum)
 
     reader = threading.Thread(target=read)
     reader.start()
-    code = process.wait(timeout=600)
-    reader.join()
+    try:
+        # A run of this corpus takes well under a minute; a stopped one must end too.
+        code = process.wait(timeout=300)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        reader.join()
     return code, "".join(lines)
 
 
@@ -187,3 +204,40 @@ def test_a_killed_rebuild_resumes_into_the_same_collection_and_matches_a_clean_r
 
     assert len(skipped_share) == 2
     assert all(share >= 0.95 for share in skipped_share), skipped_share
+
+
+def test_ctrl_c_stops_the_rebuild_leaves_the_alias_and_the_next_run_continues(
+    tmp_path: Path,
+) -> None:
+    config = _corpus(tmp_path)
+    env = _environment(prefect_home=tmp_path / "prefect-home")
+
+    code, output = _run(config, ("upserted \\d+ points", 2), signal.SIGINT, env)
+
+    assert code == 130, output
+    assert "stopped; run the same command again to continue" in output
+    client = QdrantClient(path=str(tmp_path / "store"))
+    try:
+        [collection] = [c.name for c in client.get_collections().collections]
+        assert client.get_aliases().aliases == []
+        assert (client.get_collection(collection).config.metadata or {})[
+            "status"
+        ] == "building"
+    finally:
+        client.close()
+
+    code, output = _run(config, env=env)
+
+    assert code == 0, output
+    assert re.search(rf"collection\s+{collection} \(resumed\)", output), output
+    assert [(a.alias_name, a.collection_name) for a in _aliases(tmp_path)] == [
+        ("crash", collection)
+    ]
+
+
+def _aliases(root: Path) -> list[Any]:
+    client = QdrantClient(path=str(root / "store"))
+    try:
+        return list(client.get_aliases().aliases)
+    finally:
+        client.close()
