@@ -170,17 +170,7 @@ def test_a_rebuild_cut_short_is_continued_and_ends_identical_to_a_clean_one(
     close_embedded()
     root = make_corpus(tmp_path / "broken")
     config = write_config(root)
-    real_connect = runtime_module.connect
-    # Every upsert after the first few is refused: a run that stops part-way.
-    monkeypatch.setattr(
-        runtime_module,
-        "connect",
-        lambda settings: _FailsAfter(real_connect(settings), successes=2),
-    )
-    with pytest.raises(Exception, match="could not be written"):
-        rebuild(config=str(config))
-    monkeypatch.setattr(runtime_module, "connect", real_connect)
-    runtime_module.forget()
+    cut_short(str(config), monkeypatch, successes=2)
 
     resumed = rebuild(config=str(config))
 
@@ -192,6 +182,23 @@ def test_a_rebuild_cut_short_is_continued_and_ends_identical_to_a_clean_one(
     assert final.keys() == clean_points.keys()
     for point_id, body in final.items():
         assert body == clean_points[point_id]
+
+
+def cut_short(config: str, monkeypatch: pytest.MonkeyPatch, successes: int) -> None:
+    """Run a rebuild whose upserts are refused after the first ``successes``: a run
+    that stops part-way, leaving its collection to be continued."""
+    from flows.rebuild import rebuild
+
+    real_connect = runtime_module.connect
+    monkeypatch.setattr(
+        runtime_module,
+        "connect",
+        lambda settings: _FailsAfter(real_connect(settings), successes),
+    )
+    with pytest.raises(Exception, match="could not be written"):
+        rebuild(config=config)
+    monkeypatch.setattr(runtime_module, "connect", real_connect)
+    runtime_module.forget()
 
 
 class _FailsAfter:

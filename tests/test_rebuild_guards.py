@@ -16,7 +16,7 @@ from qdrant_store import close_embedded
 from qdrant_store.collections import aliases, manifest
 from tests.test_pipeline import (
     KNOWLEDGE,
-    _FailsAfter,
+    cut_short,
     make_corpus,
     open_store,
     points_of,
@@ -140,16 +140,7 @@ def test_a_resumed_rebuild_drops_documents_that_vanished_while_it_was_down(
     monkeypatch.setenv("QDRANT_REBUILD_UPSERT__BATCH_POINTS", "8")
     root = make_corpus(tmp_path)
     config = str(write_config(root))
-    real_connect = runtime_module.connect
-    monkeypatch.setattr(
-        runtime_module,
-        "connect",
-        lambda settings: _FailsAfter(real_connect(settings), successes=4),
-    )
-    with pytest.raises(Exception, match="could not be written"):
-        rebuild(config=config)
-    monkeypatch.setattr(runtime_module, "connect", real_connect)
-    runtime_module.forget()
+    cut_short(config, monkeypatch, successes=4)
     client = open_store(root)
     [collection] = [c.name for c in client.get_collections().collections]
     written = {b["document_id"] for b in points_of(client, collection).values()}
