@@ -307,12 +307,14 @@ def _format_hit(rank: int, score: float, body: dict[str, Any]) -> str:
     elif "start_seconds" in body:
         place = f"{body['start_seconds']:.0f}s-{body.get('end_seconds', 0):.0f}s"
     excerpt = textwrap.shorten(" ".join(str(body.get("text", "")).split()), 200)
-    return (
-        f"{rank}. [{score:.3f}] {body.get('source')}/{body.get('document_id')}\n"
-        f"   {body.get('title', '')}" + (f" — {place}" if place else "") + "\n"
-        f"   {body.get('url') or ''}\n"
-        f"   {excerpt}"
-    )
+    lines = [
+        f"{rank}. [{score:.3f}] {body.get('source')}/{body.get('document_id')}",
+        f"   {body.get('title', '')}" + (f" — {place}" if place else ""),
+    ]
+    if body.get("url"):
+        lines.append(f"   {body['url']}")
+    lines.append(f"   {excerpt}")
+    return "\n".join(lines)
 
 
 def _export(args: argparse.Namespace) -> int:

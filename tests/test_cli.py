@@ -82,3 +82,27 @@ def test_an_unknown_source_stops_the_rebuild_before_prefect_starts(
 
     assert code == 1
     assert "nope" in capsys.readouterr().err
+
+
+def test_a_hit_shows_its_place_and_its_url_only_when_it_has_one() -> None:
+    from qdrant_rebuild.cli import _format_hit
+
+    page = _format_hit(
+        1, 0.71, {"source": "knowledge", "document_id": "a.md", "title": "A",
+                  "heading_path": ["A", "Setup"], "text": "Install it."},
+    )  # fmt: skip
+    video = _format_hit(
+        2, 0.5, {"source": "youtube", "document_id": "v.en", "title": "V",
+                 "url": "https://youtu.be/v?t=61", "start_seconds": 61.2,
+                 "end_seconds": 90.0, "text": "Hello."},
+    )  # fmt: skip
+
+    assert page.splitlines() == [
+        "1. [0.710] knowledge/a.md",
+        "   A — A > Setup",
+        "   Install it.",
+    ]
+    assert video.splitlines()[1:3] == [
+        "   V — 61s-90s",
+        "   https://youtu.be/v?t=61",
+    ]
