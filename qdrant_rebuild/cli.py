@@ -37,11 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in _QUIET_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormatter(all_tracebacks=args.verbose))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     # One line per HTTP request to Prefect's API drowns the run's own lines.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.verbose:
@@ -73,6 +71,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         from qdrant_store import close_embedded
 
         close_embedded()
+
+
+class _LogFormatter(logging.Formatter):
+    """Log lines, without the traceback of errors raised on purpose.
+
+    Prefect logs a failed task or flow with its traceback; for a ``RebuildError``
+    or a Ctrl-C the message already says what happened and what to do, and the
+    traceback only buries it. ``-v`` keeps them.
+    """
+
+    def __init__(self, all_tracebacks: bool) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+        )
+        self.all_tracebacks = all_tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        if (
+            not self.all_tracebacks
+            and record.exc_info
+            and isinstance(record.exc_info[1], RebuildError | KeyboardInterrupt)
+        ):
+            record = logging.makeLogRecord(
+                {**record.__dict__, "exc_info": None, "exc_text": None}
+            )
+        return super().format(record)
 
 
 def _start_prefect_api() -> None:

@@ -3,6 +3,8 @@ nothing slow (the model, Prefect) started first."""
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 import embedders
 from qdrant_rebuild.cli import main
+from qdrant_rebuild.errors import ConfigError
 from qdrant_store import close_embedded
 
 
@@ -106,3 +109,28 @@ def test_a_hit_shows_its_place_and_its_url_only_when_it_has_one() -> None:
         "   V — 61s-90s",
         "   https://youtu.be/v?t=61",
     ]
+
+
+def _logged(error: BaseException, all_tracebacks: bool = False) -> str:
+    from qdrant_rebuild.cli import _LogFormatter
+
+    try:
+        raise error
+    except BaseException:
+        record = logging.LogRecord(
+            "prefect.task_runs", logging.ERROR, __file__, 1, "failed", None,
+            sys.exc_info(),
+        )  # fmt: skip
+    return _LogFormatter(all_tracebacks).format(record)
+
+
+def test_errors_raised_on_purpose_are_logged_in_one_line() -> None:
+    assert _logged(ConfigError("no points were written")).endswith(
+        "ERROR prefect.task_runs: failed"
+    )
+    assert "Traceback" not in _logged(KeyboardInterrupt())
+
+
+def test_unexpected_errors_and_verbose_runs_keep_their_tracebacks() -> None:
+    assert "Traceback" in _logged(ValueError("a bug"))
+    assert "Traceback" in _logged(ConfigError("x"), all_tracebacks=True)
