@@ -8,7 +8,6 @@ only when ``prune`` is asked for, never because a file could not be read.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -18,7 +17,7 @@ from qdrant_client import models
 
 from flows.loading import load_documents, run_name
 from pipeline.plan import Selection, scan
-from pipeline.report import RunSummary
+from pipeline.report import RunSummary, check_output_dir
 from pipeline.runtime import runtime
 from pipeline.work import delete_chunks_from, scroll
 from qdrant_rebuild.errors import ConfigError, RebuildError, StoreError
@@ -119,20 +118,6 @@ def backfill_into_alias(
             description=f"backfill {summary.status}: {collection}",
         )
     return summary.as_dict()
-
-
-def check_output_dir(folder: Path) -> None:
-    """Fail before any write when the run's reports could not be written."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-check"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigError(
-            f"run.output_dir {folder} is not a writable folder ({exc.strerror}); "
-            "point it somewhere writable"
-        ) from exc
 
 
 def prune_vanished(

@@ -14,10 +14,11 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.backfill import backfill_into_alias, check_output_dir, prune_vanished
+from config import Settings
+from flows.backfill import backfill_into_alias, prune_vanished
 from flows.loading import load_documents, run_name
 from pipeline.plan import Selection, scan
-from pipeline.report import RunSummary
+from pipeline.report import RunSummary, check_output_dir
 from pipeline.runtime import runtime
 from qdrant_rebuild.errors import (
     ConfigError,
@@ -25,6 +26,7 @@ from qdrant_rebuild.errors import (
     RebuildError,
     RejectRateExceeded,
     StoreError,
+    SwitchRefused,
 )
 from qdrant_store import collections
 
@@ -167,7 +169,7 @@ def _check_load(
 
 
 def _check_complete(
-    settings: Any, selection: Selection, summary: RunSummary, force_switch: bool
+    settings: Settings, selection: Selection, summary: RunSummary, force_switch: bool
 ) -> None:
     """An empty build or one of only some sources never takes the alias by itself."""
     if summary.result.points_expected == 0:
@@ -176,7 +178,7 @@ def _check_complete(
             f"no points were written (documents read: {summary.result.documents}); "
             "check the source folders; the alias stays where it was"
         )
-        raise ConfigError(summary.message)
+        raise SwitchRefused(summary.message)
     chosen = {s.name for s in settings.select_sources(list(selection.sources))}
     missing = sorted({s.name for s in settings.sources} - chosen)
     if missing and not force_switch:
@@ -186,7 +188,7 @@ def _check_complete(
             f"{summary.collection} is kept but the alias stays where it was; "
             "--force-switch overrides"
         )
-        raise ConfigError(summary.message)
+        raise SwitchRefused(summary.message)
 
 
 def _gate(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.work import UnitResult
+from qdrant_rebuild.errors import ConfigError
 
 
 @dataclass
@@ -112,3 +113,17 @@ def summary_lines(d: dict[str, Any]) -> list[str]:
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def check_output_dir(folder: Path) -> None:
+    """Fail before any write when the run's reports could not be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-check"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"run.output_dir {folder} is not a writable folder ({exc.strerror}); "
+            "point it somewhere writable"
+        ) from exc

@@ -9,6 +9,7 @@
     │   └── ModelMismatchError    vectors of another model or size; never retried
     ├── ParityError               the old collection cannot be read or mapped
     ├── ParityFailed              parity ran and failed; the alias was not moved
+    ├── SwitchRefused             the build is empty or partial; the alias was not moved
     ├── RejectRateExceeded        too many inputs rejected; what was good is written
     └── RunStopped                Ctrl-C or a cancelled run; what was written stays
 
@@ -70,6 +71,11 @@ class ParityError(RebuildError):
 
 class ParityFailed(RebuildError):
     """Parity ran and at least one check failed, so the alias was not moved."""
+
+
+class SwitchRefused(RebuildError):
+    """The new collection is complete but empty, or holds only some sources, so
+    the alias was not moved to it."""
 
 
 class RejectRateExceeded(RebuildError):

@@ -11,7 +11,7 @@ import pytest
 from qdrant_client import models
 
 from pipeline import runtime as runtime_module
-from qdrant_rebuild.errors import ConfigError
+from qdrant_rebuild.errors import ConfigError, SwitchRefused
 from qdrant_store import close_embedded
 from qdrant_store.collections import aliases, manifest
 from tests.test_pipeline import (
@@ -41,7 +41,7 @@ def test_a_rebuild_of_some_sources_keeps_its_collection_but_not_the_alias(
 
     config = str(write_config(make_corpus(tmp_path)))
 
-    with pytest.raises(ConfigError, match=r"only some sources \(not youtube\)"):
+    with pytest.raises(SwitchRefused, match=r"only some sources \(not youtube\)"):
         rebuild(config=config, sources=["knowledge"])
 
     client = open_store(tmp_path)
@@ -69,7 +69,7 @@ def test_a_rebuild_that_found_nothing_never_takes_the_alias(tmp_path: Path) -> N
     (tmp_path / "transcripts").mkdir()
     config = str(write_config(tmp_path))
 
-    with pytest.raises(ConfigError, match="no points were written"):
+    with pytest.raises(SwitchRefused, match="no points were written"):
         rebuild(config=config, force_switch=True)
 
     assert aliases(open_store(tmp_path)) == {}
