@@ -51,7 +51,8 @@ def rebuild(
         sources: Source names to read; all configured sources when empty.
         incremental: Backfill the alias's current collection instead of
             building a new one (what the nightly schedule does).
-        force_switch: Move the alias even when parity fails.
+        force_switch: Move the alias even when parity fails or only some
+            sources were read.
     """
     if incremental:
         return backfill_into_alias(config, Selection.parse(sources), prune=False)

@@ -164,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.add_argument(
         "--force-switch",
         action="store_true",
-        help="move the alias even if parity fails",
+        help="move the alias even if parity fails or only some sources were read",
     )
     rebuild.set_defaults(handler=_rebuild)
 
