@@ -39,6 +39,8 @@ def export_collection(
     """Write every point of ``collection`` to a Parquet file, one row group a page;
     returns the number of points written."""
     path = Path(path)
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder; name the Parquet file to write")
     spaces = _vector_spaces(client, collection)
     schema = _schema(spaces).with_metadata(
         {
@@ -112,9 +114,27 @@ def import_collection(
     metadata = parquet.schema_arrow.metadata or {}
     if metadata.get(META_FORMAT) != FORMAT.encode():
         raise StoreError(
-            f"{path} was not written by export_collection (no {FORMAT} marker)"
+            f"{path} was not written by `qdrant-rebuild export` (no {FORMAT} marker)"
         )
     spaces: dict[str, dict[str, Any]] = json.loads(metadata[META_VECTORS])
+    # The whole file is checked before anything is dropped or created.
+    wanted = ["id", "payload"] + (
+        [VECTOR_COLUMN]
+        if list(spaces) == [""]
+        else [f"{VECTOR_COLUMN}.{name}" for name in spaces]
+    )
+    missing = [name for name in wanted if name not in parquet.schema_arrow.names]
+    if missing:
+        raise StoreError(
+            f"{path} lacks the column(s) {', '.join(missing)}; it is not a whole "
+            "export: export the collection again"
+        )
+    promised = int(metadata.get(META_POINTS, b"-1"))
+    if promised >= 0 and parquet.metadata.num_rows != promised:
+        raise StoreError(
+            f"{path} holds {parquet.metadata.num_rows} points but was exported "
+            f"with {promised}; export the collection again"
+        )
     _make_room(client, collection, replace)
     try:
         client.create_collection(collection, vectors_config=_vectors_config(spaces))
@@ -237,8 +257,15 @@ def _make_room(client: QdrantClient, collection: str, replace: bool) -> None:
         return
     if not replace:
         raise StoreError(
-            f"collection {collection} already exists; pass replace=True "
-            "(--replace) to drop it and import again"
+            f"collection {collection} already exists; import with --replace to "
+            "drop it and import again"
+        )
+    pointing = sorted(a for a, target in aliases.items() if target == collection)
+    if pointing:
+        raise StoreError(
+            f"collection {collection} is what alias {', '.join(pointing)} points at; "
+            "replacing it would leave consumers without it: import under another "
+            "name, or move the alias first"
         )
     logger.warning("dropping collection %s to import it again", collection)
     try:

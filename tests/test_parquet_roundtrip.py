@@ -130,7 +130,7 @@ def test_import_refuses_an_existing_collection_unless_told_to_replace(
     path = tmp_path / "source.parquet"
     export_collection(client, "source", path)
 
-    with pytest.raises(StoreError, match="target already exists; pass replace=True"):
+    with pytest.raises(StoreError, match="target already exists; import with --rep"):
         import_collection(client, path, "target")
     kept = client.count("target", exact=True).count
     import_collection(client, path, "target", replace=True)
@@ -163,7 +163,67 @@ def test_import_refuses_a_file_it_did_not_write(client, tmp_path) -> None:
     path = tmp_path / "other.parquet"
     pq.write_table(pa.table({"id": ["1"], "payload": ["{}"]}), path)
 
-    with pytest.raises(StoreError, match="was not written by export_collection"):
+    with pytest.raises(StoreError, match="was not written by `qdrant-rebuild export`"):
         import_collection(client, path, "anything")
 
     assert client.get_collections().collections == []
+
+
+def _alias(client: QdrantClient, alias: str, collection: str) -> None:
+    client.update_collection_aliases(
+        change_aliases_operations=[
+            models.CreateAliasOperation(
+                create_alias=models.CreateAlias(
+                    collection_name=collection, alias_name=alias
+                )
+            )
+        ]
+    )
+
+
+def test_import_never_replaces_the_collection_an_alias_points_at(
+    client, tmp_path
+) -> None:
+    make(client, "source")
+    make(client, "live", points=2)
+    _alias(client, "kb", "live")
+    path = tmp_path / "source.parquet"
+    export_collection(client, "source", path)
+
+    with pytest.raises(StoreError, match="live is what alias kb points at"):
+        import_collection(client, path, "live", replace=True)
+
+    assert client.count("live", exact=True).count == 2
+    assert [a.alias_name for a in client.get_aliases().aliases] == ["kb"]
+
+
+def test_a_damaged_file_is_refused_before_the_collection_it_would_replace_is_dropped(
+    client, tmp_path
+) -> None:
+    make(client, "source")
+    make(client, "target", points=3)
+    path = tmp_path / "source.parquet"
+    export_collection(client, "source", path)
+    table = pq.read_table(path)
+    no_payload = tmp_path / "no-payload.parquet"
+    pq.write_table(table.drop_columns(["payload"]), no_payload)
+    short = tmp_path / "short.parquet"
+    pq.write_table(table.slice(0, 5), short)
+
+    with pytest.raises(StoreError, match="lacks the column"):
+        import_collection(client, no_payload, "target", replace=True)
+    with pytest.raises(StoreError, match="holds 5 points but was exported with 23"):
+        import_collection(client, short, "target", replace=True)
+
+    assert client.count("target", exact=True).count == 3
+
+
+def test_export_to_a_folder_names_it_and_leaves_nothing_behind(
+    client, tmp_path
+) -> None:
+    make(client, "source")
+
+    with pytest.raises(StoreError, match="is a folder"):
+        export_collection(client, "source", tmp_path)
+
+    assert list(tmp_path.iterdir()) == []
