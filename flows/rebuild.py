@@ -13,6 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
+from qdrant_client import models
 
 from config import Settings
 from flows.backfill import backfill_into_alias, prune_vanished
@@ -110,7 +111,13 @@ def rebuild(
             points, pruned = prune_vanished(rt, collection, selection, refs)
             summary.result.points_deleted += points
             summary.result.pruned += pruned
-        _check_load(rt.client, collection, summary, settings.run.max_reject_ratio)
+        _check_load(
+            rt.client,
+            collection,
+            summary,
+            settings.run.max_reject_ratio,
+            only=_partial(settings, selection),
+        )
         collections.mark_complete(
             rt.client,
             collection,
@@ -138,9 +145,17 @@ def rebuild(
 
 
 def _check_load(
-    client: Any, collection: str, summary: RunSummary, max_reject_ratio: float
+    client: Any,
+    collection: str,
+    summary: RunSummary,
+    max_reject_ratio: float,
+    only: list[str] | None = None,
 ) -> None:
-    """Every document written, the exact count right, and few enough rejects."""
+    """Every document written, the exact count right, and few enough rejects.
+
+    ``only`` names the sources this run read when it read only some: the count is
+    then of theirs, since a continued collection may hold others' points too.
+    """
     result = summary.result
     if result.failed:
         documents = sorted({d for f in result.failed for d in f["documents"]})
@@ -150,7 +165,15 @@ def _check_load(
             f"({result.failed[0]['reason']}); run the same command again to retry them"
         )
         raise StoreError(summary.message)
-    actual = collections.count(client, collection)
+    actual = collections.count(
+        client,
+        collection,
+        models.Filter(
+            must=[models.FieldCondition(key="source", match=models.MatchAny(any=only))]
+        )
+        if only
+        else None,
+    )
     if actual != result.points_expected:
         summary.status = "failed"
         summary.message = (
@@ -169,6 +192,12 @@ def _check_load(
         raise RejectRateExceeded(summary.message)
 
 
+def _partial(settings: Settings, selection: Selection) -> list[str] | None:
+    """The sources this run reads, when they are not all the configured ones."""
+    chosen = [s.name for s in settings.select_sources(list(selection.sources))]
+    return chosen if len(chosen) < len(settings.sources) else None
+
+
 def _check_complete(
     settings: Settings, selection: Selection, summary: RunSummary, force_switch: bool
 ) -> None:
@@ -180,9 +209,16 @@ def _check_complete(
             "check the source folders; the alias stays where it was"
         )
         raise SwitchRefused(summary.message)
-    chosen = {s.name for s in settings.select_sources(list(selection.sources))}
-    missing = sorted({s.name for s in settings.sources} - chosen)
-    if missing and not force_switch:
+    chosen = _partial(settings, selection)
+    missing = sorted({s.name for s in settings.sources} - set(chosen or []))
+    if chosen and force_switch:
+        get_run_logger().warning(
+            "--force-switch: the alias moves to %s, which holds only %s (not %s)",
+            summary.collection,
+            ", ".join(chosen),
+            ", ".join(missing),
+        )
+    elif chosen:
         summary.status = "refused"
         summary.message = (
             f"this rebuild read only some sources (not {', '.join(missing)}), so "

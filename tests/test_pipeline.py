@@ -184,7 +184,12 @@ def test_a_rebuild_cut_short_is_continued_and_ends_identical_to_a_clean_one(
         assert body == clean_points[point_id]
 
 
-def cut_short(config: str, monkeypatch: pytest.MonkeyPatch, successes: int) -> None:
+def cut_short(
+    config: str,
+    monkeypatch: pytest.MonkeyPatch,
+    successes: int,
+    sources: list[str] | None = None,
+) -> None:
     """Run a rebuild whose upserts are refused after the first ``successes``: a run
     that stops part-way, leaving its collection to be continued."""
     from flows.rebuild import rebuild
@@ -196,7 +201,7 @@ def cut_short(config: str, monkeypatch: pytest.MonkeyPatch, successes: int) -> N
         lambda settings: _FailsAfter(real_connect(settings), successes),
     )
     with pytest.raises(Exception, match="could not be written"):
-        rebuild(config=config)
+        rebuild(config=config, sources=sources)
     monkeypatch.setattr(runtime_module, "connect", real_connect)
     runtime_module.forget()
 

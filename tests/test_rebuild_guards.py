@@ -158,3 +158,21 @@ def test_a_resumed_rebuild_drops_documents_that_vanished_while_it_was_down(
     }
     assert vanished not in stored
     assert set(KNOWLEDGE) - {vanished} <= stored
+
+
+def test_a_rebuild_of_one_source_continued_after_a_stop_counts_only_that_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.rebuild import rebuild
+
+    monkeypatch.setenv("QDRANT_REBUILD_UPSERT__BATCH_POINTS", "8")
+    config = str(write_config(make_corpus(tmp_path)))
+    cut_short(config, monkeypatch, successes=2, sources=["knowledge"])
+
+    with pytest.raises(SwitchRefused, match="only some sources"):
+        rebuild(config=config, sources=["youtube"])
+
+    client = open_store(tmp_path)
+    [collection] = [c.name for c in client.get_collections().collections]
+    stored = points_of(client, collection).values()
+    assert {b["source"] for b in stored} == {"knowledge", "youtube"}
