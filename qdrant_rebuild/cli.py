@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qdrant_rebuild import __version__
-from qdrant_rebuild.errors import RebuildError, RunStopped, StoreError
+from qdrant_rebuild.errors import ConfigError, RebuildError, RunStopped, StoreError
 
 logger = logging.getLogger("qdrant_rebuild")
 
@@ -25,16 +25,19 @@ _OWN_PACKAGES = (
     "qdrant_store", "pipeline", "parity", "flows",
 )  # fmt: skip
 
-_QUIET_ENVIRONMENT = {
+_ENVIRONMENT_DEFAULTS = {
     "HF_HUB_OFFLINE": "1",
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "TOKENIZERS_PARALLELISM": "false",
+    # Prefect's temporary API takes about 18 s to start on two busy cores, close
+    # to Prefect's own 20 s limit.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    for name, value in _QUIET_ENVIRONMENT.items():
+    for name, value in _ENVIRONMENT_DEFAULTS.items():
         os.environ.setdefault(name, value)
     args = _parser().parse_args(argv)
     handler = logging.StreamHandler()
@@ -117,8 +120,24 @@ def _start_prefect_api() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         SubprocessASGIServer().start()
+    except RuntimeError as exc:
+        raise ConfigError(
+            "Prefect's temporary API did not start in "
+            f"{os.environ['PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS']} s "
+            f"({str(exc).splitlines()[0]}); on a busy machine raise "
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or set PREFECT_API_URL "
+            "to a running server"
+        ) from exc
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _stop_prefect_api() -> None:
+    """Stop the temporary API this process started; exiting at once would skip
+    Prefect's own stop, and the server ignores the Ctrl-C that was meant for it."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    SubprocessASGIServer().stop()
 
 
 class _Interrupts:
@@ -133,6 +152,7 @@ class _Interrupts:
         self.seen += 1
         if self.seen > 1:
             print("\nstopped at once; run the same command again", file=sys.stderr)
+            _stop_prefect_api()
             os._exit(130)
         print(
             "\nstopping after the chunks being embedded (Ctrl-C again: at once)",
