@@ -80,6 +80,8 @@ def backfill_into_alias(
     )
     refs = scan(settings, selection)
     log.info("backfill of %s: %d documents selected", collection, len(refs))
+    if not refs:
+        log.warning("the selection matched no documents (%s); nothing to do", selection)
 
     summary = RunSummary("backfill", collection, alias)
     summary.result = load_documents(

@@ -50,7 +50,7 @@ def run_parity(
     if not parity.old_collection:
         raise ConfigError(
             "parity.old_collection is empty, so there is nothing to compare with; "
-            "set it, or leave parity out of this run"
+            "set it in [parity] or name one with `qdrant-rebuild parity --old NAME`"
         )
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     began = time.monotonic()
