@@ -106,6 +106,7 @@ def rebuild(
     summary.seconds = time.monotonic() - started
 
     try:
+        partial = _partial(settings, selection)
         if resumed:
             # Documents gone from the sources since the run that died.
             points, pruned = prune_vanished(rt, collection, selection, refs)
@@ -116,7 +117,7 @@ def rebuild(
             collection,
             summary,
             settings.run.max_reject_ratio,
-            only=_partial(settings, selection),
+            only=partial,
         )
         collections.mark_complete(
             rt.client,
@@ -127,7 +128,7 @@ def rebuild(
             },
         )
         _gate(config, collection, summary, force_switch)
-        _check_complete(settings, selection, summary, force_switch)
+        _check_complete(settings, partial, summary, force_switch)
         summary.previous_target = collections.switch_alias(rt.client, alias, collection)
         summary.alias_switched = True
         summary.status = "completed"
@@ -199,7 +200,10 @@ def _partial(settings: Settings, selection: Selection) -> list[str] | None:
 
 
 def _check_complete(
-    settings: Settings, selection: Selection, summary: RunSummary, force_switch: bool
+    settings: Settings,
+    partial: list[str] | None,
+    summary: RunSummary,
+    force_switch: bool,
 ) -> None:
     """An empty build or one of only some sources never takes the alias by itself."""
     if summary.result.points_expected == 0:
@@ -209,16 +213,17 @@ def _check_complete(
             "check the source folders; the alias stays where it was"
         )
         raise SwitchRefused(summary.message)
-    chosen = _partial(settings, selection)
-    missing = sorted({s.name for s in settings.sources} - set(chosen or []))
-    if chosen and force_switch:
+    if not partial:
+        return
+    missing = sorted({s.name for s in settings.sources} - set(partial))
+    if force_switch:
         get_run_logger().warning(
             "--force-switch: the alias moves to %s, which holds only %s (not %s)",
             summary.collection,
-            ", ".join(chosen),
+            ", ".join(partial),
             ", ".join(missing),
         )
-    elif chosen:
+    else:
         summary.status = "refused"
         summary.message = (
             f"this rebuild read only some sources (not {', '.join(missing)}), so "
